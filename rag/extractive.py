@@ -1,0 +1,168 @@
+"""Answers without a language model: the passages' own best sentences, each cited.
+
+Sentences are scored against the question (embedding similarity, content-word coverage,
+and what the question asks for: a date for "when", a number for "how many", a name for
+"who"). The answer refuses when the question's distinctive words are not in the evidence
+or no sentence is close enough: it is better to say nothing than to quote something off
+the point.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rag.text import content_terms, sentence_spans
+from rag.types import Passage
+
+NO_ANSWER = "The articles don't say."
+
+_MONTHS = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_DATE_WORDS = re.compile(
+    rf"\b({_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|spring|summer|"
+    r"autumn|fall|winter|yesterday|today|tomorrow|next (week|month|year)|last (week|month|year)|"
+    r"(19|20)\d\d|\d{4}-\d\d-\d\d|earlier this year|this (week|month|year))\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate sentence of a passage."""
+
+    n: int  # 1-based passage number
+    start: int  # offsets in the passage text
+    end: int
+    text: str
+    score: float
+    coverage: float
+
+
+@dataclass(frozen=True)
+class Extract:
+    """The chosen sentences, or a refusal."""
+
+    answered: bool
+    sentences: tuple[Scored, ...]
+    evidence: float  # how well the question's key words are covered, 0..1
+    best: float  # best sentence score, 0..1
+
+
+def question_kind(question: str) -> str:
+    """when | count | who | where | other."""
+    q = question.lower()
+    if re.search(r"\b(when|what (date|day|year|month|time)|how long ago|since when)\b", q):
+        return "when"
+    if re.search(r"\b(how (many|much)|what (number|percentage|share|amount))\b", q):
+        return "count"
+    if re.search(r"\b(who|whom|whose|which (leader|person|official|outlet))\b", q):
+        return "who"
+    if re.search(r"\bwhere\b", q):
+        return "where"
+    return "other"
+
+
+def kind_bonus(kind: str, sentence: str) -> float:
+    """1.0 when the sentence holds what the question asks for, else 0."""
+    if kind == "when":
+        return 1.0 if _DATE_WORDS.search(sentence) else 0.0
+    if kind == "count":
+        return 1.0 if _NUMBER.search(sentence) else 0.0
+    if kind in ("who", "where"):
+        return 1.0 if _NAME.search(sentence) else 0.0
+    return 0.0
+
+
+def key_coverage(question: str, evidence: str, idf: Callable[[str], float]) -> float:
+    """IDF-weighted share of the question's content words that the evidence contains."""
+    terms = set(content_terms(question))
+    if not terms:
+        return 0.0
+    present = set(content_terms(evidence))
+    total = sum(idf(t) for t in terms)
+    return sum(idf(t) for t in terms if t in present) / total if total else 0.0
+
+
+def score_sentences(
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    similarity: Callable[[str, Sequence[str]], list[float]] | None,
+    idf: Callable[[str], float],
+) -> list[Scored]:
+    """Every sentence of every passage, scored against the question, best first."""
+    kind = question_kind(question)
+    candidates: list[tuple[int, int, int, str]] = []
+    for n, passage in enumerate(passages, start=1):
+        for start, end in sentence_spans(passage.text):
+            text = passage.text[start:end]
+            if len(content_terms(text)) >= 3:
+                candidates.append((n, start, end, text))
+    if not candidates:
+        return []
+    texts = [c[3] for c in candidates]
+    cosines = similarity(question, texts) if similarity else [0.0] * len(texts)
+    scored = []
+    for (n, start, end, text), cosine in zip(candidates, cosines, strict=True):
+        coverage = key_coverage(question, text, idf)
+        score = (
+            0.5 * max(cosine, 0.0)
+            + 0.35 * coverage
+            + 0.1 * kind_bonus(kind, text)
+            + 0.05 * passages[n - 1].score
+        )
+        scored.append(Scored(n, start, end, text, round(score, 4), round(coverage, 4)))
+    return sorted(scored, key=lambda s: s.score, reverse=True)
+
+
+def select_sentences(
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    similarity: Callable[[str, Sequence[str]], list[float]] | None,
+    idf: Callable[[str], float],
+    max_sentences: int = 3,
+    min_evidence: float = 0.55,
+    min_best: float = 0.42,
+) -> Extract:
+    """Pick up to `max_sentences` complementary sentences, or refuse."""
+    scored = score_sentences(question, passages, similarity=similarity, idf=idf)
+    if not scored:
+        return Extract(False, (), 0.0, 0.0)
+    evidence = max(
+        key_coverage(question, passages[n - 1].text, idf) for n in {s.n for s in scored[:10]}
+    )
+    best = scored[0].score
+    if evidence < min_evidence or best < min_best:
+        return Extract(False, (), round(evidence, 4), best)
+    chosen = [scored[0]]
+    for candidate in scored[1:]:
+        if len(chosen) >= max_sentences or candidate.score < 0.8 * best:
+            break
+        if any(_similar(candidate.text, c.text) for c in chosen):
+            continue
+        chosen.append(candidate)
+    return Extract(True, tuple(chosen), round(evidence, 4), best)
+
+
+def _similar(a: str, b: str) -> bool:
+    ta, tb = set(content_terms(a)), set(content_terms(b))
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= 0.5
+
+
+def idf_from_counts(doc_freq: dict[str, int], total: int) -> Callable[[str], float]:
+    """Smoothed inverse document frequency; unseen words weigh the most."""
+    ceiling = math.log((total + 1) / 0.5)
+
+    def idf(term: str) -> float:
+        df = doc_freq.get(term, 0)
+        return ceiling if df == 0 else math.log((total + 1) / (df + 0.5))
+
+    return idf
