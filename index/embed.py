@@ -88,7 +88,11 @@ class SentenceTransformerEmbedder:
         """Length of every vector."""
         if self._dimension is None:
             model = self._load()
-            self._dimension = int(model._model.get_sentence_embedding_dimension())
+            inner = model._model
+            get_dimension = getattr(inner, "get_embedding_dimension", None) or getattr(
+                inner, "get_sentence_embedding_dimension"
+            )
+            self._dimension = int(get_dimension())
         return self._dimension
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:

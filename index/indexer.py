@@ -109,6 +109,7 @@ def index_corpus(
     rebuild: bool = False,
     progress: Progress | None = None,
     corpus: Path | None = None,
+    lock_wait: float = 10.0,
 ) -> IndexReport:
     """Index `corpus` (default: settings.corpus) into the store; see the module docstring."""
     from index.articles import load_articles
@@ -116,7 +117,7 @@ def index_corpus(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     store = store or ChromaStore.from_settings(settings)
-    with index_lock(settings.data_dir):
+    with index_lock(settings.data_dir, lock_wait):
         if rebuild:
             store.drop()
         t = time.perf_counter()

@@ -92,7 +92,11 @@ class Pipeline:
         k: int | None = None,
         llm: str | None = None,
     ) -> Iterator[TextDelta | Answer]:
-        """Yield text deltas, then the final `Answer` (see `rag.api.Newsdesk.stream`)."""
+        """Yield text deltas, then the final `Answer` (see `rag.api.Newsdesk.stream`).
+
+        The final Answer's text is what counts: when a generated answer fails half-way in
+        auto mode, the extractive answer that replaces it follows the deltas already sent.
+        """
         started = time.perf_counter()
         timings: dict[str, float] = {}
         question = clean_question(question, self.settings.max_question_chars)

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         description="auto: Ollama when it answers, else extractive; ollama: Ollama or fail; "
         "extractive: never call a model.",
     )
+    ollama_context_window: int = Field(
+        4096,
+        ge=256,
+        le=131072,
+        description="Context window (num_ctx) asked of Ollama; set here so no /api/show is needed.",
+    )
     request_timeout: float = Field(
         60.0, gt=0, description="Seconds before an Ollama request is abandoned."
     )

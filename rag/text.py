@@ -24,7 +24,7 @@ STOPWORDS = frozenset(
     or other our ours out over own same she should so some such than that the their
     theirs them then there these they this those through to too under until up very was
     we were what when where which while who whom why will with would you your yours also
-    said says say told according s t""".split()
+    said says say told according s t many much""".split()
 )
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_ollama import fake_ollama  # noqa: F401  (fixture: a fake Ollama on 127.0.0.1)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -66,3 +68,25 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def seeds_dir() -> Path:
     """The five real seed articles."""
     return SEEDS
+
+
+@pytest.fixture(scope="session")
+def seeded_settings(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Settings of a real index of the five seeds (real MiniLM, embedded Chroma), built once."""
+    from index.indexer import index_corpus
+    from rag.settings import Settings
+
+    data_dir = tmp_path_factory.mktemp("seeded")
+    settings = Settings(
+        corpus=SEEDS, data_dir=data_dir, llm="extractive", ollama_host="127.0.0.1:9"
+    )
+    index_corpus(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def seeded_newsdesk(seeded_settings):  # type: ignore[no-untyped-def]
+    """A real Newsdesk (extractive) over the seeds, shared by the tests of a session."""
+    from rag.api import Newsdesk
+
+    return Newsdesk.from_settings(seeded_settings)
