@@ -89,8 +89,9 @@ class SentenceTransformerEmbedder:
         if self._dimension is None:
             model = self._load()
             inner = model._model
-            get_dimension = getattr(inner, "get_embedding_dimension", None) or getattr(
-                inner, "get_sentence_embedding_dimension"
+            get_dimension = (
+                getattr(inner, "get_embedding_dimension", None)
+                or inner.get_sentence_embedding_dimension
             )
             self._dimension = int(get_dimension())
         return self._dimension
