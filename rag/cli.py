@@ -130,7 +130,7 @@ def chat(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 7860).")] = None,
 ) -> None:
-    """Open the chat UI in the browser."""
+    """Serve the chat UI (default http://127.0.0.1:7860)."""
     settings = _settings(host=host, port=port)
     try:
         from ui.app import launch
