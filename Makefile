@@ -28,8 +28,8 @@ run: install
 	$(BIN)/newsdesk chat
 
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check rag index ui eval tests
+	$(BIN)/ruff format --check rag index ui eval tests
 
 typecheck: install
 	$(BIN)/mypy
