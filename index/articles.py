@@ -19,6 +19,7 @@ from index.load import (
 )
 from index.metadata import build_meta, read_sidecar, sidecar_entry, split_front_matter
 from rag.errors import CorpusError
+from rag.text import shown_path
 from rag.types import Article, ArticleMeta, Skipped
 
 DEFAULT_MAX_BYTES = 10_000_000
@@ -75,13 +76,14 @@ def check_corpus_folder(folder: Path) -> None:
     """Raise `CorpusError` unless `folder` is an existing folder."""
     if not folder.exists():
         raise CorpusError(
-            f"The corpus folder {folder} does not exist: create it and put articles "
-            "(.txt, .md, .html) in it, or set NEWSDESK_CORPUS to the folder that holds them."
+            f"The corpus folder {shown_path(folder, 'NEWSDESK_CORPUS')} does not exist: "
+            "create it and put articles (.txt, .md, .html) in it, or set NEWSDESK_CORPUS "
+            "to the folder that holds them."
         )
     if not folder.is_dir():
         raise CorpusError(
-            f"The corpus path {folder} is not a folder: set NEWSDESK_CORPUS to a folder of "
-            "articles (.txt, .md, .html)."
+            f"The corpus path {shown_path(folder, 'NEWSDESK_CORPUS')} is not a folder: "
+            "set NEWSDESK_CORPUS to a folder of articles (.txt, .md, .html)."
         )
 
 

@@ -110,14 +110,20 @@ def index_corpus(
     progress: Progress | None = None,
     corpus: Path | None = None,
     lock_wait: float = 10.0,
+    locked: bool = False,
 ) -> IndexReport:
-    """Index `corpus` (default: settings.corpus) into the store; see the module docstring."""
+    """Index `corpus` (default: settings.corpus) into the store; see the module docstring.
+
+    Raises `IndexBusyError` when another writer holds the lock for `lock_wait` seconds.
+    """
     from index.articles import load_articles
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
     store = store or ChromaStore.from_settings(settings)
-    with index_lock(settings.data_dir, lock_wait):
+    # `locked`: the caller holds the writer lock already (a second flock would block).
+    lock = contextlib.nullcontext() if locked else index_lock(settings.data_dir, lock_wait)
+    with lock:
         if rebuild:
             store.drop()
         t = time.perf_counter()

@@ -17,6 +17,7 @@ from typing import Any
 
 from rag.errors import EmbeddingMismatchError, StoreUnavailableError
 from rag.settings import Settings
+from rag.text import shown_path
 from rag.types import Article, ArticleMeta
 
 # Chroma metadata values cannot be None; this marks "unknown" in string fields.
@@ -60,7 +61,7 @@ def open_client(settings: Settings) -> Any:
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     except Exception as exc:
-        where = settings.chroma_url or str(settings.chroma_path)
+        where = settings.chroma_url or shown_path(settings.chroma_path, "NEWSDESK_DATA_DIR")
         raise StoreUnavailableError(
             f"Cannot open the Chroma store at {where} ({type(exc).__name__}): check that the "
             "server runs (`chroma run --path DIR`) or unset NEWSDESK_CHROMA_URL."

@@ -64,6 +64,7 @@ def index(
                 progress.update(task, completed=done, total=total)
 
             report = index_corpus(settings, store=store, rebuild=rebuild, progress=advance)
+        _export_for_answers(settings, console)
     except NewsdeskError as exc:
         _fail(str(exc))
         return
@@ -74,6 +75,22 @@ def index(
         f"{report.unchanged} unchanged, {report.updated} updated, {report.removed} removed; "
         f"{len(report.skipped)} files skipped; {report.seconds:.2f} s"
     )
+
+
+def _export_for_answers(settings: Settings, console: Any) -> None:
+    """Export the embedding model to ONNX once, so answering starts fast."""
+    from index.embed import ensure_onnx_export, onnx_path
+
+    if settings.embed_backend == "sentence-transformers" or onnx_path(settings).is_file():
+        return
+    console.print("Exporting the embedding model to ONNX for fast answers (once)...")
+    try:
+        ensure_onnx_export(settings)
+    except Exception as exc:  # answering still works through sentence-transformers
+        console.print(
+            f"[yellow]ONNX export skipped[/] ({type(exc).__name__}); answers use "
+            "sentence-transformers."
+        )
 
 
 def _print_stats(store: Any) -> None:

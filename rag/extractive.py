@@ -53,6 +53,7 @@ class Extract:
     sentences: tuple[Scored, ...]
     evidence: float  # how well the question's key words are covered, 0..1
     best: float  # best sentence score, 0..1
+    runners_up: tuple[Scored, ...] = ()  # close candidates not chosen (checked for conflicts)
 
 
 def question_kind(question: str) -> str:
@@ -96,8 +97,9 @@ def score_sentences(
     *,
     similarity: Callable[[str, Sequence[str]], list[float]] | None,
     idf: Callable[[str], float],
+    max_embedded: int = 16,
 ) -> list[Scored]:
-    """Every sentence of every passage, scored against the question, best first."""
+    """The most promising sentences of the passages, scored against the question, best first."""
     kind = question_kind(question)
     candidates: list[tuple[int, int, int, str]] = []
     for n, passage in enumerate(passages, start=1):
@@ -107,18 +109,31 @@ def score_sentences(
                 candidates.append((n, start, end, text))
     if not candidates:
         return []
-    texts = [c[3] for c in candidates]
-    cosines = similarity(question, texts) if similarity else [0.0] * len(texts)
+    kind_bonuses = [kind_bonus(kind, c[3]) for c in candidates]
+    coverages = [key_coverage(question, c[3], idf) for c in candidates]
+    # Embedding every sentence is most of the cost of an answer: only the sentences that
+    # share words with the question, or sit in the best passages, are embedded.
+    cheap = [
+        cov + 0.3 * bonus + 0.2 * passages[c[0] - 1].score
+        for c, cov, bonus in zip(candidates, coverages, kind_bonuses, strict=True)
+    ]
+    shortlist = sorted(range(len(candidates)), key=lambda i: cheap[i], reverse=True)
+    shortlist = shortlist[:max_embedded]
+    cosines = [0.0] * len(candidates)
+    if similarity:
+        found = similarity(question, [candidates[i][3] for i in shortlist])
+        for i, cosine in zip(shortlist, found, strict=True):
+            cosines[i] = cosine
     scored = []
-    for (n, start, end, text), cosine in zip(candidates, cosines, strict=True):
-        coverage = key_coverage(question, text, idf)
+    for i in shortlist:
+        n, start, end, text = candidates[i]
         score = (
-            0.5 * max(cosine, 0.0)
-            + 0.35 * coverage
-            + 0.1 * kind_bonus(kind, text)
+            0.5 * max(cosines[i], 0.0)
+            + 0.35 * coverages[i]
+            + 0.1 * kind_bonuses[i]
             + 0.05 * passages[n - 1].score
         )
-        scored.append(Scored(n, start, end, text, round(score, 4), round(coverage, 4)))
+        scored.append(Scored(n, start, end, text, round(score, 4), round(coverages[i], 4)))
     return sorted(scored, key=lambda s: s.score, reverse=True)
 
 
@@ -149,7 +164,8 @@ def select_sentences(
         if any(_similar(candidate.text, c.text) for c in chosen):
             continue
         chosen.append(candidate)
-    return Extract(True, tuple(chosen), round(evidence, 4), best)
+    runners_up = tuple(s for s in scored[1:12] if s not in chosen and s.score >= 0.7 * best)
+    return Extract(True, tuple(chosen), round(evidence, 4), best, runners_up)
 
 
 def _similar(a: str, b: str) -> bool:

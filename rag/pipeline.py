@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -17,15 +18,19 @@ from typing import Any
 
 from index.store import ChromaStore
 from rag.citations import drop_invalid_markers, split_claims, verify_claims
-from rag.errors import IndexMissingError, OllamaError, QuestionError
-from rag.extractive import NO_ANSWER, select_sentences
+from rag.conflicts import Dated, find_conflicts
+from rag.errors import CorpusError, IndexMissingError, OllamaError, QuestionError
+from rag.extractive import NO_ANSWER, Scored, select_sentences
 from rag.protocols import Embedder, Generator
 from rag.retrieve import HybridRetriever, is_temporal
 from rag.settings import Settings
+from rag.text import shown_path
 from rag.types import Answer, Citation, Passage, RetrievalFilters, TextDelta
 
 History = Sequence[dict[str, str]]
 ALLOWED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+_SENTENCE_CACHE = 50_000
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
 _REFUSAL = re.compile(r"the articles (don['’]t|do not) (say|answer|mention)", re.IGNORECASE)
 
 
@@ -36,7 +41,7 @@ def clean_question(question: str, max_chars: int) -> str:
     cleaned = "".join(
         ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in question
     )
-    cleaned = " ".join(cleaned.split())
+    cleaned = " ".join(_TAG.sub(" ", cleaned).split())
     if not cleaned:
         raise QuestionError("The question is empty: type a question about the articles.")
     if len(cleaned) > max_chars:
@@ -80,6 +85,8 @@ class Pipeline:
     retriever: HybridRetriever
     generator: Generator | None = None
     _newest: tuple[int, str | None] | None = field(default=None, repr=False)
+    _sentence_vectors: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- public -----------------------------------------------------------------------
 
@@ -108,7 +115,9 @@ class Pipeline:
         if mode not in ("auto", "ollama", "extractive"):
             raise QuestionError(f"llm must be auto, ollama or extractive, not {mode!r}.")
         if self.store.article_count() == 0:
-            raise IndexMissingError(self.settings.chroma_url or str(self.settings.data_dir))
+            raise IndexMissingError(
+                self.settings.chroma_url or shown_path(self.settings.data_dir, "NEWSDESK_DATA_DIR")
+            )
 
         notes: list[str] = []
         generator = self._usable_generator(mode, notes)
@@ -145,12 +154,27 @@ class Pipeline:
         yield self._finish(answer, timings, started)
 
     def similarity(self, claim: str, texts: Sequence[str]) -> list[float]:
-        """Cosine similarity of `claim` with each text (vectors are unit length)."""
+        """Cosine similarity of `claim` with each text (vectors are unit length).
+
+        Sentence vectors are kept in a bounded cache: the same passages come back for
+        related questions, and embedding their sentences is most of an extractive answer.
+        """
         if not texts:
             return []
         query = self.embedder.embed_query(claim)
-        vectors = self.embedder.embed_documents(list(texts))
-        return [sum(a * b for a, b in zip(query, v, strict=True)) for v in vectors]
+        with self._cache_lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_vectors]
+        if missing:
+            vectors = self.embedder.embed_documents(missing)
+            with self._cache_lock:
+                if len(self._sentence_vectors) + len(missing) > _SENTENCE_CACHE:
+                    self._sentence_vectors.clear()
+                self._sentence_vectors.update(zip(missing, vectors, strict=True))
+        with self._cache_lock:
+            found = [self._sentence_vectors.get(t) for t in texts]
+        if any(v is None for v in found):  # evicted meanwhile by another thread
+            found = list(self.embedder.embed_documents(list(texts)))
+        return [sum(a * b for a, b in zip(query, v, strict=True)) for v in found if v is not None]
 
     def newest_date(self) -> str | None:
         """Publication date of the newest indexed article ("now" when no as_of is given)."""
@@ -176,19 +200,29 @@ class Pipeline:
         )
 
     def add_files(self, paths: Sequence[Path]) -> Any:
-        """Copy article files into the corpus folder and index it now."""
-        from index.indexer import index_corpus
+        """Copy article files into the corpus folder and index it now, under the index lock.
 
-        corpus = self.settings.corpus
-        corpus.mkdir(parents=True, exist_ok=True)
+        Every name is checked before anything is copied, and nothing is copied while
+        another writer holds the index, so a refused upload leaves the corpus untouched.
+        """
+        from index.indexer import index_corpus, index_lock
+
+        names = []
         for path in paths:
             name = Path(path).name
             if not name or name.startswith(".") or not name.lower().endswith(ALLOWED_SUFFIXES):
-                raise QuestionError(
+                raise CorpusError(
                     f"{name or 'the file'} is not an article file: upload .txt, .md or .html."
                 )
-            shutil.copyfile(path, corpus / name)
-        return index_corpus(self.settings, embedder=self.embedder, store=self.store)
+            names.append(name)
+        corpus = self.settings.corpus
+        with index_lock(self.settings.data_dir):
+            corpus.mkdir(parents=True, exist_ok=True)
+            for path, name in zip(paths, names, strict=True):
+                shutil.copyfile(path, corpus / name)
+            return index_corpus(
+                self.settings, embedder=self.embedder, store=self.store, locked=True
+            )
 
     # -- steps ------------------------------------------------------------------------
 
@@ -263,6 +297,8 @@ class Pipeline:
             )
         if not refused and not citations:
             notes.append("The answer cites no passage: treat it with caution.")
+        quotes = [Dated(c.n, c.quote, c.published, c.source) for c in citations]
+        notes.extend(conflict.note() for conflict in find_conflicts(quotes))
         return Answer(
             text=text or NO_ANSWER,
             answered=not refused,
@@ -288,6 +324,19 @@ class Pipeline:
                 passages=tuple(passages),
             )
         chosen = list(extract.sentences)
+        conflicts = find_conflicts([_dated(s, passages) for s in chosen + list(extract.runners_up)])
+        for conflict in conflicts:
+            # Both sides of a disagreement are quoted, not only the higher-scoring one.
+            for _, said_by in conflict.sides:
+                for dated in said_by:
+                    match = next(
+                        s
+                        for s in chosen + list(extract.runners_up)
+                        if s.n == dated.n and s.text == dated.text
+                    )
+                    if match not in chosen and not any(c.n == match.n for c in chosen):
+                        chosen.append(match)
+            notes.append(conflict.note())
         if is_temporal(question):
             # Newest evidence first, so "what happened last" leads with the latest report.
             chosen.sort(key=lambda s: passages[s.n - 1].published or "", reverse=True)
@@ -335,6 +384,11 @@ class Pipeline:
         )
 
 
+def _dated(sentence: Scored, passages: Sequence[Passage]) -> Dated:
+    passage = passages[sentence.n - 1]
+    return Dated(sentence.n, sentence.text, passage.published, passage.source)
+
+
 def _first_per_number(citations: list[Citation]) -> list[Citation]:
     seen: set[int] = set()
     out = []
@@ -355,10 +409,10 @@ def _lower_first(text: str) -> str:
 
 def build_pipeline(settings: Settings) -> Pipeline:
     """Wire the real parts: Chroma store, MiniLM embedder, hybrid retriever, Ollama."""
-    from index.embed import SentenceTransformerEmbedder
+    from index.embed import query_embedder
 
     store = ChromaStore.from_settings(settings)
-    embedder = SentenceTransformerEmbedder.from_settings(settings)
+    embedder = query_embedder(settings)
     store.check_model(embedder.model_name)
     retriever = HybridRetriever(store, embedder)
     generator: Generator | None = None

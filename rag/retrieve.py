@@ -65,6 +65,44 @@ def recency_ranking(dates: dict[str, int], reference: int | None) -> list[str]:
     return sorted(dates, key=distance)
 
 
+def recency_prior(
+    dates: dict[str, int], reference: int | None, days: float = 30.0
+) -> dict[str, float]:
+    """exp(-age/days) of each item's date relative to `reference` (default: newest date)."""
+    known = [d for d in dates.values() if d]
+    if not known:
+        return {i: 0.0 for i in dates}
+    ref = _days(reference) if reference else _days(max(known))
+    return {i: math.exp(-abs(ref - _days(d)) / days) if d else 0.0 for i, d in dates.items()}
+
+
+def relative_score_fusion(
+    dense: dict[str, float],
+    keyword: dict[str, float],
+    prior: dict[str, float],
+    prior_weight: float,
+) -> dict[str, float]:
+    """Min-max normalised dense and BM25 scores, summed, plus a weighted date prior.
+
+    Unlike rank fusion this keeps margins: a passage that BM25 scores five times higher
+    than the next one is not levelled to "rank 1".
+    """
+
+    def normalise(scores: dict[str, float]) -> dict[str, float]:
+        if not scores:
+            return {}
+        low, high = min(scores.values()), max(scores.values())
+        span = high - low
+        return {i: (v - low) / span if span > 0 else 1.0 for i, v in scores.items()}
+
+    dense_n, keyword_n = normalise(dense), normalise(keyword)
+    items = set(dense) | set(keyword)
+    return {
+        i: dense_n.get(i, 0.0) + keyword_n.get(i, 0.0) + prior_weight * prior.get(i, 0.0)
+        for i in items
+    }
+
+
 def _days(yyyymmdd: int) -> int:
     y, m, d = yyyymmdd // 10000, yyyymmdd // 100 % 100, yyyymmdd % 100
     try:
@@ -101,6 +139,8 @@ class HybridRetriever:
         recency_weight: float = 0.35,
         temporal_recency_weight: float = 1.0,
         duplicate_jaccard: float = 0.8,
+        fusion: str = "relative",
+        repeat_decay: float = 0.85,
     ) -> None:
         if candidates < 1:
             raise ValueError("candidates must be at least 1")
@@ -112,6 +152,12 @@ class HybridRetriever:
         self.recency_weight = recency_weight
         self.temporal_recency_weight = temporal_recency_weight
         self.duplicate_jaccard = duplicate_jaccard
+        if fusion not in ("rrf", "relative"):
+            raise ValueError("fusion must be 'rrf' or 'relative'")
+        if not 0 < repeat_decay <= 1:
+            raise ValueError("repeat_decay must be in (0, 1]")
+        self.fusion = fusion
+        self.repeat_decay = repeat_decay
         self._keyword: _KeywordIndex | None = None
         self._lock = threading.Lock()
 
@@ -235,15 +281,24 @@ class HybridRetriever:
         dates = {i: int(records[i].get("published_ts", 0)) for i in records}
         reference = date_key(filters.published_to) if filters and filters.published_to else None
         recency = self.temporal_recency_weight if is_temporal(query) else self.recency_weight
-        fused = rrf(
-            [[i for i, _, _ in dense], [i for i, _ in keyword], recency_ranking(dates, reference)],
-            [1.0, 1.0, recency],
-        )
         dense_scores = {i: s for i, s, _ in dense}
         bm25_scores = dict(keyword)
+        if self.fusion == "rrf":
+            fused = rrf(
+                [
+                    [i for i, _, _ in dense],
+                    [i for i, _ in keyword],
+                    recency_ranking(dates, reference),
+                ],
+                [1.0, 1.0, recency],
+            )
+        else:
+            fused = relative_score_fusion(
+                dense_scores, bm25_scores, recency_prior(dates, reference), recency
+            )
         ranked = sorted(fused, key=lambda i: fused[i], reverse=True)
-        chosen = self._collapse_and_diversify(ranked, records, texts, k)
-        top = fused[ranked[0]] if ranked else 1.0
+        chosen = self._collapse_and_diversify(ranked, fused, records, texts, k)
+        top = fused[ranked[0]] if ranked and fused[ranked[0]] > 0 else 1.0
         return [
             _passage(
                 i,
@@ -260,11 +315,12 @@ class HybridRetriever:
     def _collapse_and_diversify(
         self,
         ranked: list[str],
+        fused: dict[str, float],
         records: dict[str, dict[str, Any]],
         texts: dict[str, str],
         k: int,
     ) -> list[tuple[str, tuple[str, ...]]]:
-        """Drop near-identical texts (wire copies), then prefer outlets not yet chosen."""
+        """Drop near-identical texts (wire copies), then damp repeats of one article."""
         kept: list[tuple[str, list[str], set[str]]] = []
         for chunk_id in ranked:
             terms = set(content_terms(texts[chunk_id]))
@@ -275,19 +331,22 @@ class HybridRetriever:
                     break
             else:
                 kept.append((chunk_id, list(carriers), terms))
-        # Round-robin over articles: the best passage of each article before a second one.
+        # Each further passage of an article already chosen counts a little less, so one
+        # long article cannot fill the list, yet a strong second passage still gets in.
         order: list[tuple[str, tuple[str, ...]]] = []
         per_doc: dict[str, int] = {}
         pool = [(i, m) for i, m, _ in kept]
         while pool and len(order) < k:
-            level = min(per_doc.get(str(records[i].get("doc_id")), 0) for i, _ in pool)
-            for entry in pool:
+
+            def damped(entry: tuple[str, list[str]]) -> float:
                 doc = str(records[entry[0]].get("doc_id"))
-                if per_doc.get(doc, 0) == level:
-                    order.append((entry[0], tuple(entry[1])))
-                    per_doc[doc] = level + 1
-                    pool.remove(entry)
-                    break
+                return fused[entry[0]] * self.repeat_decay ** per_doc.get(doc, 0)
+
+            best = max(pool, key=damped)
+            pool.remove(best)
+            doc = str(records[best[0]].get("doc_id"))
+            per_doc[doc] = per_doc.get(doc, 0) + 1
+            order.append((best[0], tuple(best[1])))
         return order
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 
 # Written here rather than taken from nltk's Punkt: callers need character spans into the
 # original text, and this needs no data files.
@@ -98,3 +99,12 @@ def numbers_in(text: str) -> set[str]:
 def normalise_space(text: str) -> str:
     """Collapse runs of whitespace into one space."""
     return " ".join(text.split())
+
+
+def shown_path(path: Path | str, setting: str) -> str:
+    """`path` as a user may see it: relative to the working folder, else its last part and
+    the setting that names it (no absolute paths in messages)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return f"…/{Path(path).name} (set by {setting})"
