@@ -29,7 +29,12 @@ _DATE_WORDS = re.compile(
     r"(19|20)\d\d|\d{4}-\d\d-\d\d|earlier this year|this (week|month|year))\b",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"\d")
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?|half|quarter|third|"
+    r"percent|once|twice)\b",
+    re.IGNORECASE,
+)
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 
 
@@ -43,6 +48,7 @@ class Scored:
     text: str
     score: float
     coverage: float
+    cosine: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,10 @@ def question_kind(question: str) -> str:
     q = question.lower()
     if re.search(r"\b(when|what (date|day|year|month|time)|how long ago|since when)\b", q):
         return "when"
-    if re.search(r"\b(how (many|much)|what (number|percentage|share|amount))\b", q):
+    if re.search(
+        r"\b(how (many|much|long|old|far|big|large)|what (number|percentage|share|amount|age))\b",
+        q,
+    ):
         return "count"
     if re.search(r"\b(who|whom|whose|which (leader|person|official|outlet))\b", q):
         return "who"
@@ -91,6 +100,27 @@ def key_coverage(question: str, evidence: str, idf: Callable[[str], float]) -> f
     return sum(idf(t) for t in terms if t in present) / total if total else 0.0
 
 
+def quote_whole_spans(text: str, max_join: int = 3) -> list[tuple[int, int]]:
+    """Sentence spans, except that a quotation split over sentences stays in one span, so
+    a quoted sentence keeps the attribution ("…,” Gabuev added.") that follows it."""
+    spans = sentence_spans(text)
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(spans):
+        start, end = spans[i]
+        j = i
+        while _open_quotes(text[start:end]) > 0 and j + 1 < len(spans) and j - i < max_join:
+            j += 1
+            end = spans[j][1]
+        out.append((start, end))
+        i = j + 1
+    return out
+
+
+def _open_quotes(text: str) -> int:
+    return text.count("“") - text.count("”")
+
+
 def score_sentences(
     question: str,
     passages: Sequence[Passage],
@@ -103,7 +133,7 @@ def score_sentences(
     kind = question_kind(question)
     candidates: list[tuple[int, int, int, str]] = []
     for n, passage in enumerate(passages, start=1):
-        for start, end in sentence_spans(passage.text):
+        for start, end in quote_whole_spans(passage.text):
             text = passage.text[start:end]
             if len(content_terms(text)) >= 3:
                 candidates.append((n, start, end, text))
@@ -133,8 +163,21 @@ def score_sentences(
             + 0.1 * kind_bonuses[i]
             + 0.05 * passages[n - 1].score
         )
-        scored.append(Scored(n, start, end, text, round(score, 4), round(coverages[i], 4)))
+        scored.append(
+            Scored(
+                n, start, end, text, round(score, 4), round(coverages[i], 4), round(cosines[i], 4)
+            )
+        )
     return sorted(scored, key=lambda s: s.score, reverse=True)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """When the evidence is too weak to answer (calibrated on eval/questions.jsonl)."""
+
+    min_cosine: float = 0.5  # the best sentence must be about the question at all
+    min_evidence_plus_cosine: float = 0.86  # ... and cover its distinctive words, or be close
+    typed_share: float = 0.8  # "when"/"how many": a date/number among the near-best sentences
 
 
 def select_sentences(
@@ -144,8 +187,7 @@ def select_sentences(
     similarity: Callable[[str, Sequence[str]], list[float]] | None,
     idf: Callable[[str], float],
     max_sentences: int = 3,
-    min_evidence: float = 0.55,
-    min_best: float = 0.42,
+    gate: Gate = Gate(),
 ) -> Extract:
     """Pick up to `max_sentences` complementary sentences, or refuse."""
     scored = score_sentences(question, passages, similarity=similarity, idf=idf)
@@ -155,7 +197,16 @@ def select_sentences(
         key_coverage(question, passages[n - 1].text, idf) for n in {s.n for s in scored[:10]}
     )
     best = scored[0].score
-    if evidence < min_evidence or best < min_best:
+    cosine = max(s.cosine for s in scored)
+    kind = question_kind(question)
+    near_best = [s for s in scored if s.score >= gate.typed_share * best]
+    refuse = (
+        (similarity is not None and cosine < gate.min_cosine)
+        or evidence + (cosine if similarity is not None else evidence)
+        < gate.min_evidence_plus_cosine
+        or (kind in ("when", "count") and not any(kind_bonus(kind, s.text) for s in near_best))
+    )
+    if refuse:
         return Extract(False, (), round(evidence, 4), best)
     chosen = [scored[0]]
     for candidate in scored[1:]:

@@ -271,6 +271,37 @@ def condense_question_rule_based(question: str, history: History | None) -> str:
                 present.update(w.lower() for w in kept.split())
         if not needs_context(turn):
             break
+    # "he", "there" often point at what the last answer named, not the last question.
+    for name in answer_names(history)[:3]:
+        if name.lower() not in present and name.lower() not in (a.lower() for a in added):
+            added.append(name)
+            present.update(w.lower() for w in name.split())
     if not added:
         return question
     return f"{question} ({', '.join(added)})"
+
+
+_NAME = re.compile(r"(?<![\w’'])([A-Z][a-z]+(?:[ -][A-Z][a-z]+)*)")
+_NOT_NAMES = frozenset(
+    "The A An As Of In On At It He She They This That These Those And But Or So If When "
+    "Where Who What Which Why How According Last Next January February March April May "
+    "June July August September October November December Jan Feb Mar Apr Jun Jul Aug "
+    "Sep Sept Oct Nov Dec Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+)
+
+
+def answer_names(history: History | None) -> list[str]:
+    """Capitalised names in the last assistant turn, in order, without citation markers."""
+    answers = [m.get("content") or "" for m in (history or []) if m.get("role") == "assistant"]
+    if not answers:
+        return []
+    text = re.sub(r"\[\d[\d,;\s]*\]", " ", answers[-1])
+    names: list[str] = []
+    for match in _NAME.finditer(text):
+        words = match.group(1).split()
+        while words and words[0] in _NOT_NAMES:
+            words = words[1:]
+        name = " ".join(words)
+        if name and name not in names:
+            names.append(name)
+    return names

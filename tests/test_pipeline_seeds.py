@@ -49,7 +49,7 @@ def test_unanswerable_questions_are_refused(seeded_newsdesk, question: str) -> N
     [
         ("How many times has Xi met Putin in person?", "39"),
         ("By how much did bilateral trade between China and Russia grow in 2022?", "32%"),
-        ("Who is the senior fellow at the Carnegie Endowment quoted on the call?", "Gabuev"),
+        ("Which Carnegie Endowment analyst commented on the Xi-Putin call?", "Gabuev"),
         ("How many drones did the Ukrainian military say it shot down?", "16"),
     ],
 )
