@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from rag.errors import EmbeddingMismatchError, StoreUnavailableError
@@ -71,18 +71,49 @@ def open_client(settings: Settings) -> Any:
 class ChromaStore:
     """Chunks and articles of one Newsdesk index."""
 
-    def __init__(self, client: Any, collection: str) -> None:
+    def __init__(self, client: Any, collection: str, *, settings: Settings | None = None) -> None:
         if not collection:
             raise ValueError("collection name must not be empty")
         self.client = client
         self.name = collection
+        self._settings = settings
         self._chunks: Any = None
         self._articles: Any = None
+        self._seen_run: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChromaStore:
         """The store configured by `settings`."""
-        return cls(open_client(settings), settings.collection)
+        return cls(open_client(settings), settings.collection, settings=settings)
+
+    def sync(self) -> bool:
+        """Reopen an embedded store that another process has re-indexed; True if it did.
+
+        An embedded Chroma client keeps its vector segments in memory and does not see
+        another process's writes (it can even return ids whose rows are gone). The index
+        run time, read fresh from the store, tells when that happened.
+        """
+        if self._settings is None or self._settings.chroma_url:
+            return False  # a Chroma server is the one copy; nothing to reload
+        try:
+            current = (self.client.get_collection(self.name).metadata or {}).get("last_indexed")
+        except Exception:  # no collection yet
+            return False
+        if self._seen_run is None or current == self._seen_run:
+            self._seen_run = current
+            return False
+        self._seen_run = current
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        # Drop only this folder's cached system (Chroma shares one per path per process).
+        path = str(self._settings.chroma_path)
+        system = SharedSystemClient._identifier_to_system.pop(path, None)
+        if system is not None:
+            with contextlib.suppress(Exception):
+                system.stop()
+        self.client = open_client(self._settings)
+        self._chunks = self._articles = None
+        return True
 
     # -- collections -----------------------------------------------------------------
 
@@ -146,6 +177,7 @@ class ChromaStore:
         if dimension:
             meta["embed_dim"] = int(dimension)
         self.chunks.modify(metadata=meta)
+        self._seen_run = meta["last_indexed"]  # our own write: nothing to reload
 
     def last_indexed(self) -> str | None:
         """ISO time of the last index run."""
@@ -342,4 +374,4 @@ def _public_metadata(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return datetime.now(UTC).isoformat(timespec="microseconds")

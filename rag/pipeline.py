@@ -114,6 +114,7 @@ class Pipeline:
         mode = llm or self.settings.llm
         if mode not in ("auto", "ollama", "extractive"):
             raise QuestionError(f"llm must be auto, ollama or extractive, not {mode!r}.")
+        self.store.sync()
         if self.store.article_count() == 0:
             raise IndexMissingError(
                 self.settings.chroma_url or shown_path(self.settings.data_dir, "NEWSDESK_DATA_DIR")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 import statistics
 import threading
 import time
@@ -177,3 +178,57 @@ def test_twenty_concurrent_questions_get_their_own_answers(seeded_newsdesk: News
         assert all(f"[{c.n}]" in answer.text for c in answer.citations)
     # Readers may queue for two cores but must not be much slower than asking in turn.
     assert p95 <= 3 * READERS * single + 30, (p50, p95, single)
+
+
+DATA = Path(__file__).parent / "data"
+NEW_ARTICLE = sorted(p.name for p in (DATA / "corpus").glob("*.txt"))[0]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_answers_follow_an_index_run_of_another_process(tmp_path: Path, seeds_dir: Path) -> None:
+    """A running Newsdesk (e.g. the chat UI) sees what `newsdesk index` changed meanwhile."""
+    import os
+    import subprocess
+    import sys
+
+    from index.indexer import index_corpus
+    from rag.api import Newsdesk
+    from rag.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(seeds_dir, corpus)
+    settings = Settings(
+        corpus=corpus,
+        data_dir=tmp_path / "data",
+        llm="extractive",
+        embed_backend="sentence-transformers",
+    )
+    index_corpus(settings)
+    newsdesk = Newsdesk.from_settings(settings)
+    assert newsdesk.ask("How many times has Xi met Putin in person?").answered
+    (corpus / "001_f4e4b5b006eee376.txt").unlink()
+    shutil.copy(DATA / "corpus" / NEW_ARTICLE, corpus / NEW_ARTICLE)
+    sidecar = corpus / "_metadata.toml"
+    sidecar.write_text(
+        sidecar.read_text(encoding="utf-8").replace(
+            'title = "Putin invites Xi to Moscow as Russia pursues alliance with China"',
+            'title = "A corrected headline"',
+        ),
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "NEWSDESK_CORPUS": str(corpus),
+        "NEWSDESK_DATA_DIR": str(settings.data_dir),
+        "NEWSDESK_EMBED_BACKEND": "sentence-transformers",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "rag", "index"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    answer = newsdesk.ask("How many times has Xi met Putin in person?")
+    assert all(p.doc_id and p.doc_id != "001_f4e4b5b006eee376" for p in answer.passages)
+    assert newsdesk.status().articles == 5
+    trade = newsdesk.ask("By how much did bilateral trade between China and Russia grow in 2022?")
+    assert [c.title for c in trade.citations] == ["A corrected headline"]
