@@ -53,3 +53,35 @@ def test_key_coverage_weighs_rare_words() -> None:
     idf = idf_from_counts({"moscow": 40, "putin": 45}, total=50)
     assert key_coverage("What is the population of Moscow?", "Moscow is big", idf) < 0.3
     assert key_coverage("Did Putin visit Moscow?", "Putin will visit Moscow", idf) == 1.0
+
+
+def test_relative_fusion_keeps_margins() -> None:
+    from rag.retrieve import relative_score_fusion
+
+    fused = relative_score_fusion(
+        {"a": 0.50, "b": 0.49, "c": 0.10}, {"b": 5.0, "a": 1.0}, {"a": 0.0, "b": 0.0}, 1.0
+    )
+    assert max(fused, key=fused.__getitem__) == "b"  # BM25's large margin wins
+    assert fused["c"] == 0.0  # lowest dense score, absent from BM25
+
+
+def test_recency_prior_decays_with_distance_from_reference() -> None:
+    from rag.retrieve import recency_prior
+
+    prior = recency_prior(
+        {"same": 20220930, "week": 20220923, "year": 20210930, "none": 0}, 20220930
+    )
+    assert prior["same"] == 1.0 > prior["week"] > prior["year"] > 0.0 == prior["none"]
+    assert recency_prior({"a": 0}, None) == {"a": 0.0}
+
+
+@given(
+    st.dictionaries(st.sampled_from("abcdef"), st.floats(-1, 1), max_size=6),
+    st.dictionaries(st.sampled_from("abcdef"), st.floats(0, 50), max_size=6),
+)
+def test_relative_fusion_is_bounded(dense: dict[str, float], keyword: dict[str, float]) -> None:
+    from rag.retrieve import relative_score_fusion
+
+    fused = relative_score_fusion(dense, keyword, {}, 2.0)
+    assert set(fused) == set(dense) | set(keyword)
+    assert all(0.0 <= v <= 2.0 for v in fused.values())
