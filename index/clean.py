@@ -499,8 +499,7 @@ def strip_boilerplate(paragraphs: Paragraphs, title: str | None = None) -> Parag
 
 
 def _clean_once(text: str, title: str | None) -> str:
-    paragraphs = split_paragraphs(fix_mojibake(text))
-    return "\n\n".join(strip_boilerplate(paragraphs, title))
+    return "\n\n".join(strip_boilerplate(split_paragraphs(text), title))
 
 
 def clean_text(text: str, title: str | None = None, max_passes: int = 8) -> str:
@@ -511,7 +510,8 @@ def clean_text(text: str, title: str | None = None, max_passes: int = 8) -> str:
     headline once the navigation line above it is gone). When `title` is given, copies of
     it at the top are removed (the title lives in the metadata).
     """
-    current = _clean_once(text, title)
+    # Mojibake is repaired once: ftfy is the costly step and its output is stable.
+    current = _clean_once(fix_mojibake(text), title)
     for _ in range(max_passes):
         following = _clean_once(current, title)
         if following == current:
