@@ -369,3 +369,25 @@ def fake_ollama() -> Iterator[FakeOllama]:
         yield server
     finally:
         server.stop()
+
+
+def newsdesk_on(fake: FakeOllama, base: Any, llm: str = "auto", timeout: float = 5.0) -> Any:
+    """A Newsdesk over `base`'s index whose generator talks to `fake`, wired as in a
+    deployment (real OllamaGenerator, real `ollama` client, HTTP on loopback)."""
+    from rag.api import Newsdesk
+    from rag.ollama_gen import OllamaGenerator
+    from rag.pipeline import Pipeline
+    from rag.retrieve import HybridRetriever
+
+    pipeline = base.pipeline
+    settings = pipeline.settings.model_copy(
+        update={"ollama_host": fake.url, "llm": llm, "request_timeout": timeout}
+    )
+    wired = Pipeline(
+        settings=settings,
+        store=pipeline.store,
+        embedder=pipeline.embedder,
+        retriever=HybridRetriever(pipeline.store, pipeline.embedder),
+        generator=OllamaGenerator.from_settings(settings),
+    )
+    return Newsdesk(wired, settings)

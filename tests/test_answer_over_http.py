@@ -12,9 +12,7 @@ import pytest
 
 from rag.api import Newsdesk
 from rag.errors import OllamaModelMissingError
-from rag.pipeline import Pipeline
-from rag.retrieve import HybridRetriever
-from tests.fake_ollama import FakeOllama
+from tests.fake_ollama import FakeOllama, newsdesk_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -22,20 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _newsdesk(seeded_newsdesk, fake: FakeOllama, llm: str = "auto") -> Newsdesk:  # type: ignore[no-untyped-def]
-    from rag.ollama_gen import OllamaGenerator
-
-    base = seeded_newsdesk.pipeline
-    settings = base.settings.model_copy(
-        update={"ollama_host": fake.url, "llm": llm, "request_timeout": 5.0}
-    )
-    pipeline = Pipeline(
-        settings=settings,
-        store=base.store,
-        embedder=base.embedder,
-        retriever=HybridRetriever(base.store, base.embedder),
-        generator=OllamaGenerator.from_settings(settings),
-    )
-    return Newsdesk(pipeline, settings)
+    return newsdesk_on(fake, seeded_newsdesk, llm)
 
 
 def test_generated_answer_is_streamed_and_checked(seeded_newsdesk, fake_ollama) -> None:  # type: ignore[no-untyped-def]
