@@ -18,7 +18,7 @@ from typing import Any
 from rag.errors import EmbeddingMismatchError, StoreUnavailableError
 from rag.settings import Settings
 from rag.text import shown_path
-from rag.types import Article, ArticleMeta
+from rag.types import Article, ArticleMeta, Skipped
 
 # Chroma metadata values cannot be None; this marks "unknown" in string fields.
 _NONE = ""
@@ -178,6 +178,23 @@ class ChromaStore:
             meta["embed_dim"] = int(dimension)
         self.chunks.modify(metadata=meta)
         self._seen_run = meta["last_indexed"]  # our own write: nothing to reload
+
+    def corpus_record(self) -> tuple[str | None, tuple[Skipped, ...]]:
+        """Fingerprint of the corpus at the last complete run, and the files it skipped."""
+        meta = self.chunks.metadata or {}
+        skipped = tuple(Skipped(p, r) for p, r in json.loads(meta.get("skipped") or "[]"))
+        return meta.get("corpus_fingerprint") or None, skipped
+
+    def record_corpus(self, fingerprint: str | None, skipped: Sequence[Skipped]) -> None:
+        """Remember the corpus fingerprint (None: unknown, the next run checks everything)."""
+        meta = {
+            key: value
+            for key, value in (self.chunks.metadata or {}).items()
+            if not key.startswith("hnsw:")
+        }
+        meta["corpus_fingerprint"] = fingerprint or ""
+        meta["skipped"] = json.dumps([[s.path, s.reason] for s in skipped])
+        self.chunks.modify(metadata=meta)
 
     def last_indexed(self) -> str | None:
         """ISO time of the last index run."""

@@ -125,3 +125,23 @@ def test_interrupted_run_is_repaired(settings: Settings) -> None:
     store = ChromaStore.from_settings(settings)
     assert store.chunk_count() == clean.chunks == report.chunks
     assert store.article_count() == 5
+
+
+def test_unchanged_corpus_is_recognised_without_reading_articles(
+    settings: Settings, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (corpus / "broken.txt").write_bytes(b"\x00\x01binary")
+    first = index_corpus(settings, embedder=HashEmbedder())
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("articles were read although nothing changed")
+
+    monkeypatch.setattr("index.articles.load_articles", no_reading)
+    again = index_corpus(settings, embedder=HashEmbedder())
+    assert (again.added, again.unchanged, again.articles) == (0, first.chunks, 5)
+    assert [s.path for s in again.skipped] == ["broken.txt"]
+    monkeypatch.undo()
+    (corpus / "001_f4e4b5b006eee376.txt").touch()  # a change, even of time only, re-checks
+    monkeypatch.setattr("index.articles.load_articles", no_reading)
+    with pytest.raises(AssertionError, match="nothing changed"):
+        index_corpus(settings, embedder=HashEmbedder())

@@ -34,7 +34,7 @@ from tests.test_reliability_crash import (
 QUESTIONS: list[tuple[str, str | None]] = [
     ("How many times has Xi met Putin in person?", "39"),
     ("By how much did bilateral trade between China and Russia grow in 2022?", "32%"),
-    ("Who is the senior fellow at the Carnegie Endowment quoted on the call?", "Gabuev"),
+    ("Which Carnegie Endowment analyst commented on the Xi-Putin call?", "Gabuev"),
     ("How many drones did the Ukrainian military say it shot down?", "16"),
     ("Who won the 2022 FIFA World Cup?", None),  # refused
 ]
