@@ -359,22 +359,33 @@ def bench_ingest(work: Path, mode: Mode, embedder: Any) -> Metric:
     raw = SentenceTransformer(settings.embed_model, device="cpu")
     raw.encode(texts[:8], batch_size=64)  # warm: first call allocates
     embedder.embed_documents(texts[:8])
-    raw_s, _ = timed(lambda: raw.encode(texts, batch_size=64, normalize_embeddings=True))
     wrapper_s, _ = timed(lambda: embedder.embed_documents(texts))
-    report = index_corpus(settings, embedder=embedder)
+    # Raw encode and a fresh index build alternate, twice: on a shared 2-core machine one
+    # pair of runs can differ by 10-20% for no reason of their own; the medians are steadier.
+    raw_runs, index_runs = [], []
+    for rep in range(2):
+        raw_s, _ = timed(lambda: raw.encode(texts, batch_size=64, normalize_embeddings=True))
+        raw_runs.append(raw_s)
+        report = index_corpus(
+            _settings(work / f"ingest-data-{rep}", corpus=corpus), embedder=embedder
+        )
+        index_runs.append(report.seconds)
+    raw_s, index_s = statistics.median(raw_runs), statistics.median(index_runs)
     n = report.added
-    pipeline_rate = n / report.seconds
+    pipeline_rate = n / index_s
     raw_rate = len(texts) / raw_s
     ratio = pipeline_rate / raw_rate
     stages = {k: round(v, 3) for k, v in report.timings.items()}
-    write_s = report.timings.get("embed_write", 0.0) - wrapper_s
+    write_s = report.timings.get("embed_write", 0.0) - report.timings.get("embed", 0.0)
     budget = ">= 0.85"
     notes = (
-        f"{n} chunks ({len(articles)} articles: seeds + {mode.ingest_articles} recombined). "
-        f"Raw encode {raw_rate:.1f} chunks/s ({raw_s:.2f} s); HuggingFaceEmbedding "
+        f"{n} chunks ({len(articles)} articles: seeds + {mode.ingest_articles} recombined), "
+        f"medians of 2 alternating runs (raw {[round(x, 2) for x in raw_runs]} s, index "
+        f"{[round(x, 2) for x in index_runs]} s). "
+        f"Raw encode {raw_rate:.1f} chunks/s ({raw_s:.2f} s); the index's embedder alone "
         f"{len(texts) / wrapper_s:.1f} chunks/s ({wrapper_s:.2f} s); index_corpus "
-        f"{pipeline_rate:.1f} chunks/s ({report.seconds:.2f} s; stages {stages}); "
-        f"Chroma writes and bookkeeping ~{max(write_s, 0):.2f} s."
+        f"{pipeline_rate:.1f} chunks/s ({index_s:.2f} s; stages of the last run {stages}); "
+        f"Chroma writes {max(write_s, 0):.2f} s."
     )
     return Metric(
         round(ratio, 3),
@@ -385,7 +396,7 @@ def bench_ingest(work: Path, mode: Mode, embedder: Any) -> Metric:
             "chunks": n,
             "raw_encode_s": round(raw_s, 3),
             "llama_index_embed_s": round(wrapper_s, 3),
-            "index_corpus_s": round(report.seconds, 3),
+            "index_corpus_s": round(index_s, 3),
             "stages_s": stages,
         },
     )

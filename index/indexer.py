@@ -192,7 +192,9 @@ def index_corpus(
             dimension = embedder.dimension
             store.check_model(model_name, dimension)
             t = time.perf_counter()
-            _embed_and_write(store, embedder, plan, new_ids, settings.embed_batch_size, progress)
+            timings["embed"] = _embed_and_write(
+                store, embedder, plan, new_ids, settings.embed_batch_size, progress
+            )
             timings["embed_write"] = time.perf_counter() - t
         if changed_ids:
             vectors = store.embeddings_of(changed_ids)
@@ -243,17 +245,22 @@ def _embed_and_write(
     ids: list[str],
     batch_size: int,
     progress: Progress | None,
-) -> None:
+) -> float:
+    """Embed and write `ids` batch by batch; return the seconds spent embedding."""
     # Written batch by batch so that a run killed half-way keeps what it finished.
     step = max(batch_size, 1) * 4
+    embedding = 0.0
     for begin in range(0, len(ids), step):
         batch = ids[begin : begin + step]
+        t = time.perf_counter()
         vectors = embedder.embed_documents([plan.texts[i] for i in batch])
+        embedding += time.perf_counter() - t
         store.put_chunks(
             batch, [plan.texts[i] for i in batch], [plan.metadata[i] for i in batch], vectors
         )
         if progress:
             progress(begin + len(batch), len(ids))
+    return embedding
 
 
 def _label(settings: Settings) -> str:
