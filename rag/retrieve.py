@@ -111,7 +111,7 @@ def _days(yyyymmdd: int) -> int:
         return date(y, 1, 1).toordinal()
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
@@ -125,6 +125,7 @@ class _KeywordIndex:
     doc_ids: list[str]
     sources: list[str]
     doc_freq: dict[str, int]
+    terms: dict[str, frozenset[str]]  # chunk id -> its content terms (for near-duplicates)
 
 
 class HybridRetriever:
@@ -196,14 +197,14 @@ class HybridRetriever:
             doc_ids=[str(c.metadata.get("doc_id", "")) for c in chunks],
             sources=[str(c.metadata.get("source", "")) for c in chunks],
             doc_freq=dict(doc_freq),
+            terms={c.chunk_id: frozenset(t) for c, t in zip(chunks, tokenized, strict=True)},
         )
 
     def _bm25(
-        self, query: str, n: int, filters: RetrievalFilters | None
+        self, query: str, n: int, filters: RetrievalFilters | None, kw: _KeywordIndex
     ) -> list[tuple[str, float]]:
         import numpy as np
 
-        kw = self.keyword_index()
         terms = content_terms(query)
         if not kw.ids or not terms:
             return []
@@ -269,9 +270,9 @@ class HybridRetriever:
         if not query.strip():
             return []
         n = max(self.candidates, 4 * k)
-        dense = self._dense(query, n, filters)
-        keyword = self._bm25(query, n, filters)
         kw = self.keyword_index()
+        dense = self._dense(query, n, filters)
+        keyword = self._bm25(query, n, filters, kw)
 
         records: dict[str, dict[str, Any]] = {}
         texts: dict[str, str] = {}
@@ -315,7 +316,7 @@ class HybridRetriever:
                 recency,
             )
         ranked = sorted(fused, key=lambda i: fused[i], reverse=True)
-        chosen = self._collapse_and_diversify(ranked, fused, records, texts, k)
+        chosen = self._collapse_and_diversify(ranked, fused, records, texts, k, kw.terms)
         top = fused[ranked[0]] if ranked and fused[ranked[0]] > 0 else 1.0
         return [
             _passage(
@@ -337,11 +338,14 @@ class HybridRetriever:
         records: dict[str, dict[str, Any]],
         texts: dict[str, str],
         k: int,
+        known_terms: dict[str, frozenset[str]],
     ) -> list[tuple[str, tuple[str, ...]]]:
         """Drop near-identical texts (wire copies), then damp repeats of one article."""
-        kept: list[tuple[str, list[str], set[str]]] = []
+        kept: list[tuple[str, list[str], frozenset[str]]] = []
         for chunk_id in ranked:
-            terms = set(content_terms(texts[chunk_id]))
+            if len(kept) >= 3 * k:  # enough to choose from; the rest rank too low anyway
+                break
+            terms = known_terms.get(chunk_id) or frozenset(content_terms(texts[chunk_id]))
             carriers = _carriers(records[chunk_id])
             for _, merged, other_terms in kept:
                 if _jaccard(terms, other_terms) >= self.duplicate_jaccard:
