@@ -246,20 +246,35 @@ def _embed_and_write(
     batch_size: int,
     progress: Progress | None,
 ) -> float:
-    """Embed and write `ids` batch by batch; return the seconds spent embedding."""
-    # Written batch by batch so that a run killed half-way keeps what it finished.
-    step = max(batch_size, 1) * 4
+    """Embed and write `ids` batch by batch; return the seconds spent embedding.
+
+    Each batch is written on a second thread while the next one is embedded (both release
+    the GIL), and written whole, so that a run killed half-way keeps what it finished.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    step = max(batch_size, 1) * 2
     embedding = 0.0
-    for begin in range(0, len(ids), step):
-        batch = ids[begin : begin + step]
-        t = time.perf_counter()
-        vectors = embedder.embed_documents([plan.texts[i] for i in batch])
-        embedding += time.perf_counter() - t
-        store.put_chunks(
-            batch, [plan.texts[i] for i in batch], [plan.metadata[i] for i in batch], vectors
-        )
-        if progress:
-            progress(begin + len(batch), len(ids))
+    pending: Future[None] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-writer") as writer:
+        for begin in range(0, len(ids), step):
+            batch = ids[begin : begin + step]
+            t = time.perf_counter()
+            vectors = embedder.embed_documents([plan.texts[i] for i in batch])
+            embedding += time.perf_counter() - t
+            if pending is not None:
+                pending.result()  # one batch in flight at most; errors surface here
+            pending = writer.submit(
+                store.put_chunks,
+                batch,
+                [plan.texts[i] for i in batch],
+                [plan.metadata[i] for i in batch],
+                vectors,
+            )
+            if progress:
+                progress(begin + len(batch), len(ids))
+        if pending is not None:
+            pending.result()
     return embedding
 
 
