@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from index.indexer import IndexReport
 from rag.api import IndexedArticle, Status
 from rag.errors import NewsdeskError, QuestionError
 from rag.settings import Settings
@@ -39,20 +40,6 @@ _STOP = frozenset(
     "a an and are did does for from has have how in is it of on the to was were what when "
     "where which who why will with".split()
 )
-
-
-@dataclass(frozen=True)
-class AddReport:
-    """What `add_files` did, shaped like `index.indexer.IndexReport` (counts of chunks)."""
-
-    articles: int
-    chunks: int
-    added: int
-    unchanged: int
-    removed: int
-    updated: int
-    articles_changed: tuple[str, ...] = ()
-    skipped: tuple[Skipped, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -306,7 +293,7 @@ class FakeNewsdesk:
         except KeyError:
             raise NewsdeskError(f"No article {doc_id} is indexed.") from None
 
-    def add_files(self, paths: Sequence[Path]) -> AddReport:
+    def add_files(self, paths: Sequence[Path]) -> IndexReport:
         """Index the given files (as if copied into the corpus folder); one chunk a paragraph."""
         added, unchanged, changed, skipped = 0, 0, [], []
         self.added_paths = [Path(p) for p in paths]
@@ -324,7 +311,7 @@ class FakeNewsdesk:
             added += len(_paragraphs(text))
             changed.append(doc_id)
         chunks = sum(len(_paragraphs(d.text)) for d in self._docs.values())
-        return AddReport(
+        return IndexReport(
             articles=len(self._docs),
             chunks=chunks,
             added=added,
