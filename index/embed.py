@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -184,7 +185,9 @@ def export_onnx(model_path: str, target: Path) -> Path:
     partial = target.with_suffix(".partial")
     names = ["input_ids", "attention_mask", "token_type_ids"]
     sample = torch.ones(1, 16, dtype=torch.long)
-    with torch.no_grad():
+    # The exporter's tracing warnings concern shapes this model never takes; keep them quiet.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             LastHiddenState(bert),
             (sample, sample, torch.zeros_like(sample)),
