@@ -628,13 +628,18 @@ def peak_rss_mb(cmd: list[str], env: dict[str, str], until: Callable[[], bool] |
             time.sleep(0.05)
     finally:
         if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
     return round(peak / 1024 / 1024, 1)
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Ask a child process to end; kill it if it has not within 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def http_ok(port: int) -> bool:
@@ -699,12 +704,7 @@ def chroma_server(path: Path) -> Iterator[str]:
             raise RuntimeError("chroma run did not start within 90 s")
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def copy_chunks(source: Any, target: Any) -> None:
